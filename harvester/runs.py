@@ -1,0 +1,228 @@
+"""A day's scan as rows in PostgreSQL: plan it into batches, run a batch, close the run.
+
+The same functions serve the worker (one arq job per batch, so N workers share one scan)
+and `starledger scan` (every batch in this process). A batch is claimed with a row lock
+held while it runs, so a duplicate job is a no-op; a worker that dies mid-batch releases
+the lock with its connection and arq hands the job to another worker.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from db import repository as repo
+from db.engine import open_session
+from db.models import BatchStatus, RunStatus, ScanRun
+from harvester.batching import PAGE_MAX
+from harvester.errors import RequestRejected, ScanAlreadyRunning
+from harvester.executor import Executor, ScanStats
+from harvester.scan import OwnerOutcome, OwnerTarget, ProgressHook, scan_owners
+
+__all__ = ["BatchReport", "Plan", "plan_batches", "run_batch", "start_run"]
+
+log = logging.getLogger(__name__)
+SCHEDULED_TRIGGERS = ("cron", "startup")
+
+
+@dataclass(frozen=True)
+class Plan:
+    run: ScanRun
+    batches: list[int]  # batch numbers still pending
+    created: bool
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    run_id: int
+    batch_no: int
+    owners: int
+    repositories: int
+    snapshots: int
+    stats: ScanStats
+    run_status: str
+
+
+def estimated_units(repo_count: int | None) -> int:
+    """Connection requests one owner costs (count unknown: one page at most)."""
+    count = PAGE_MAX if repo_count is None else repo_count
+    return 1 + count
+
+
+def plan_batches(owners: list[tuple[int, int | None]], *, max_points: int) -> list[list[int]]:
+    """Owners (id, last repo count), in id order, cut into batches of about `max_points`."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    units = 0
+    for owner_id, count in owners:
+        cost = estimated_units(count)
+        if current and units + cost > max_points * 100:
+            batches.append(current)
+            current, units = [], 0
+        current.append(owner_id)
+        units += cost
+    if current:
+        batches.append(current)
+    return batches
+
+
+async def start_run(
+    engine: AsyncEngine, *, day: date, trigger: str, batch_max_points: int
+) -> Plan | None:
+    """Create today's run, or return the one already running (to resume it). A scheduled
+    trigger (cron, start-up) does nothing when the day is already scanned."""
+    async with open_session(engine) as session:
+        running = await repo.run_for_day(session=session, day=day, statuses=[RunStatus.RUNNING])
+        if running is not None:
+            assert running.id is not None
+            pending = await repo.pending_batches(session=session, run_id=running.id)
+            return Plan(running, pending, created=False)
+        if trigger in SCHEDULED_TRIGGERS:
+            finished = await repo.run_for_day(
+                session=session, day=day, statuses=[RunStatus.DONE, RunStatus.PARTIAL]
+            )
+            if finished is not None:
+                return None
+        owner_ids = await repo.owners_to_scan(session=session, day=day)
+        owners = await repo.load_owners(session=session, ids=owner_ids)
+        batches = plan_batches([(o.id, o.repo_count) for o in owners], max_points=batch_max_points)
+        try:
+            run = await repo.create_run(session=session, day=day, trigger=trigger, batches=batches)
+        except repo.RunConflict as exc:
+            raise ScanAlreadyRunning(str(exc)) from None
+        assert run.id is not None
+        if not batches:
+            await repo.finalize_run(session=session, run_id=run.id)
+        return Plan(run, list(range(len(batches))), created=True)
+
+
+def _rows(outcomes: list[OwnerOutcome]) -> list[repo.RepoSnapshotRow]:
+    rows: dict[int, repo.RepoSnapshotRow] = {}
+    for outcome in outcomes:
+        for r in outcome.repos.values():
+            rows[r.id] = repo.RepoSnapshotRow(
+                r.id,
+                r.node_id,
+                r.owner_id,
+                r.name,
+                r.name_with_owner,
+                r.is_fork,
+                r.is_archived,
+                r.stargazers,
+                r.forks,
+                r.watchers,
+            )
+    return list(rows.values())
+
+
+async def run_batch(
+    engine: AsyncEngine,
+    executor_for: Callable[[ScanStats], Executor],
+    *,
+    run_id: int,
+    batch_no: int,
+    max_points: int,
+    on_progress: ProgressHook | None = None,
+) -> BatchReport | None:
+    """Scan one batch and write it in one transaction; None when the batch is already
+    done or being scanned by someone else. Errors that retrying cannot cure (GitHub
+    rejecting the token) close the batch as failed; others propagate to be retried."""
+    stats = ScanStats()
+    async with open_session(engine) as session:
+        run = await repo.get_run(session=session, run_id=run_id)
+        batch = await repo.claim_batch(session=session, run_id=run_id, batch_no=batch_no)
+        if run is None or batch is None:
+            return None
+        owners = await repo.load_owners(session=session, ids=batch.owner_ids)
+        targets = [OwnerTarget(o.id, o.node_id, o.login, o.repo_count) for o in owners]
+        try:
+            outcomes = await scan_owners(
+                executor_for(stats), targets, max_points=max_points, on_progress=on_progress
+            )
+        except RequestRejected as exc:
+            stats.errors += 1
+            await repo.finish_batch(
+                session=session,
+                batch=batch,
+                figures={
+                    "status": BatchStatus.FAILED,
+                    "reasons": [f"failed: {exc}"],
+                    "requests": stats.requests,
+                    "points": stats.points,
+                    "errors": stats.errors,
+                },
+            )
+            outcomes = None
+        if outcomes is not None:
+            written = await _write(session, run.day, outcomes, stats)
+            await repo.finish_batch(
+                session=session,
+                batch=batch,
+                figures={
+                    "status": BatchStatus.DONE,
+                    "owners": sum(1 for o in outcomes if o.complete),
+                    "repositories": written,
+                    "snapshots": written,
+                    "requests": stats.requests,
+                    "points": stats.points,
+                    "waits": stats.waits,
+                    "wait_s": round(stats.wait_s, 3),
+                    "errors": stats.errors,
+                    "reasons": stats.reasons,
+                },
+            )
+        report_owners, report_repos = batch.owners, batch.repositories
+    async with open_session(engine) as session:
+        closed = await repo.finalize_run(session=session, run_id=run_id)
+    return BatchReport(
+        run_id,
+        batch_no,
+        report_owners,
+        report_repos,
+        report_repos,
+        stats,
+        closed.status if closed else RunStatus.RUNNING,
+    )
+
+
+async def _write(
+    session: AsyncSession, day: date, outcomes: list[OwnerOutcome], stats: ScanStats
+) -> int:
+    rows = _rows(outcomes)
+    written = await repo.upsert_snapshots(session=session, rows=rows, day=day)
+    seen = [o for o in outcomes if o.identity is not None and not o.missing]
+    await repo.update_scanned_owners(
+        session=session,
+        day=day,
+        owners=[
+            repo.OwnerRow(
+                o.target.id,
+                o.target.node_id,
+                o.identity.login,
+                o.identity.name,
+                o.identity.kind,
+                o.total_count,
+            )
+            for o in seen
+            if o.identity is not None
+        ],
+    )
+    for outcome in outcomes:
+        if outcome.complete:
+            gone = await repo.mark_repositories_gone(
+                session=session,
+                owner_id=outcome.target.id,
+                seen_ids=list(outcome.repos),
+                day=day,
+            )
+            if gone:
+                stats.note(f"repositories gone from {outcome.target.login}: {gone}")
+        elif outcome.error is not None:
+            stats.note(f"incomplete: {outcome.target.login}: {outcome.error}")
+    missing = [o for o in outcomes if o.missing]
+    await repo.mark_owners_gone(session=session, ids=[o.target.id for o in missing], day=day)
+    for outcome in missing:
+        stats.note(f"owner gone: {outcome.target.login} (id {outcome.target.id})")
+    return written

@@ -1,0 +1,161 @@
+"""The arq worker: `arq harvester.worker.WorkerSettings`.
+
+- cron at SCAN_TIME (UTC) → `start_scan(today, "cron")`; at start-up the same with
+  trigger "startup" when today's scan has not run (or is half-done: it is resumed);
+- `start_scan` plans the day into batches and enqueues one `scan_batch` job per batch,
+  with deterministic ids `scan:{day}:{run}:{batch}`, so N workers share one scan and a
+  duplicate trigger is a no-op;
+- a batch that meets a long rate-limit wait is deferred (`Retry(defer=…)`), not slept on.
+"""
+
+import logging
+import sys
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, TypedDict
+
+from arq import Retry, cron
+from arq.connections import ArqRedis, RedisSettings
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.engine import create_engine
+from harvester.errors import ConfigError, RateLimitWait, ScanAlreadyRunning
+from harvester.queue import batch_job_id, enqueue_scan
+from harvester.runs import run_batch, start_run
+from harvester.service import Harvester, configure_logging, open_harvester
+from harvester.settings import HarvesterSettings, load_settings
+
+__all__ = ["WorkerSettings", "scan_batch", "start_scan"]
+
+log = logging.getLogger("harvester.worker")
+MAX_INLINE_WAIT_S = 60.0
+BATCH_MAX_TRIES = 50
+
+
+class WorkerContext(TypedDict, total=False):
+    redis: ArqRedis
+    job_id: str
+    job_try: int
+    settings: HarvesterSettings
+    engine: AsyncEngine
+    harvester: Harvester
+    harvester_cm: Any
+
+
+async def start_scan(ctx: WorkerContext, day_iso: str, trigger: str) -> dict[str, Any]:
+    """Plan (or resume) the scan of `day_iso` and fan it out into batch jobs."""
+    day = date.fromisoformat(day_iso)
+    settings = ctx["settings"]
+    try:
+        plan = await start_run(
+            ctx["engine"], day=day, trigger=trigger, batch_max_points=settings.BATCH_MAX_POINTS
+        )
+    except ScanAlreadyRunning:
+        return {"day": day_iso, "status": "already running"}
+    if plan is None:
+        log.info("scan of %s already done; %s trigger ignored", day_iso, trigger)
+        return {"day": day_iso, "status": "already done"}
+    assert plan.run.id is not None
+    for batch_no in plan.batches:
+        await ctx["redis"].enqueue_job(
+            "scan_batch", plan.run.id, batch_no, _job_id=batch_job_id(day, plan.run.id, batch_no)
+        )
+    log.info(
+        "scan %d of %s (%s): %d batches enqueued", plan.run.id, day_iso, trigger, len(plan.batches)
+    )
+    return {
+        "day": day_iso,
+        "run_id": plan.run.id,
+        "batches": len(plan.batches),
+        "created": plan.created,
+    }
+
+
+async def scan_batch(ctx: WorkerContext, run_id: int, batch_no: int) -> dict[str, Any]:
+    harvester = ctx["harvester"]
+    try:
+        report = await run_batch(
+            ctx["engine"],
+            harvester.executor_for(max_inline_wait_s=MAX_INLINE_WAIT_S),
+            run_id=run_id,
+            batch_no=batch_no,
+            max_points=harvester.settings.QUERY_MAX_POINTS,
+        )
+    except RateLimitWait as exc:
+        log.warning("batch %d/%d deferred %.0f s: %s", run_id, batch_no, exc.wait_s, exc)
+        raise Retry(defer=exc.wait_s + 1) from None
+    if report is None:
+        return {"run_id": run_id, "batch": batch_no, "status": "skipped"}
+    log.info(
+        "batch %d/%d: %d owners, %d snapshots, %d requests, %d points (run %s)",
+        run_id,
+        batch_no,
+        report.owners,
+        report.snapshots,
+        report.stats.requests,
+        report.stats.points,
+        report.run_status,
+    )
+    return {
+        "run_id": run_id,
+        "batch": batch_no,
+        "snapshots": report.snapshots,
+        "points": report.stats.points,
+        "run_status": report.run_status,
+    }
+
+
+async def scheduled_scan(ctx: WorkerContext) -> dict[str, Any]:
+    return await start_scan(ctx, datetime.now(UTC).date().isoformat(), "cron")
+
+
+async def startup(ctx: WorkerContext) -> None:
+    # Tests pass their own settings in the worker's ctx; a deployment reads the environment.
+    settings = ctx.setdefault("settings", _SETTINGS)
+    configure_logging(settings.LOG_LEVEL)
+    ctx["engine"] = create_engine()
+    ctx["harvester_cm"] = open_harvester(settings, ctx["redis"])
+    ctx["harvester"] = await ctx["harvester_cm"].__aenter__()
+    # Catch up: today's scan, if it has not run, or resume it if it was cut short.
+    await enqueue_scan(ctx["redis"], day=datetime.now(UTC).date(), trigger="startup")
+
+
+async def shutdown(ctx: WorkerContext) -> None:
+    if "harvester_cm" in ctx:
+        await ctx["harvester_cm"].__aexit__(None, None, None)
+    if "engine" in ctx:
+        await ctx["engine"].dispose()
+
+
+def _load() -> HarvesterSettings:
+    """Settings checked at import: a bad one stops the worker with one clear line."""
+    try:
+        settings = load_settings()
+        settings.require_tokens()
+    except ConfigError as exc:
+        sys.exit(f"starledger worker: {exc}")
+    return settings
+
+
+_SETTINGS = _load()
+
+
+class WorkerSettings:
+    functions: ClassVar = [start_scan, scan_batch]
+    cron_jobs: ClassVar = [
+        cron(
+            scheduled_scan,  # type: ignore[arg-type]
+            hour={_SETTINGS.scan_time.hour},
+            minute={_SETTINGS.scan_time.minute},
+            unique=True,
+            timeout=120,
+        )
+    ]
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = RedisSettings.from_dsn(_SETTINGS.REDIS_URL)
+    timezone = UTC
+    job_timeout = _SETTINGS.BATCH_TIMEOUT_S
+    max_tries = BATCH_MAX_TRIES
+    keep_result = 3600
+    health_check_interval = 30
+    max_jobs = 4
