@@ -21,6 +21,7 @@ __all__ = [
     "RepoSnapshotRow",
     "RunConflict",
     "claim_batch",
+    "count_watcher_drops",
     "create_run",
     "finalize_run",
     "find_owners",
@@ -35,7 +36,6 @@ __all__ = [
     "pending_batches",
     "purge_owners",
     "run_for_day",
-    "scanned_days",
     "untrack_owners",
     "update_scanned_owners",
     "upsert_owners",
@@ -382,21 +382,22 @@ async def finish_batch(*, session: AsyncSession, batch: ScanBatch, figures: dict
 
 async def finalize_run(*, session: AsyncSession, run_id: int) -> ScanRun | None:
     """When no batch is pending any more, add the batches up into the run and close it:
-    `done`, or `partial` when some owner or batch could not be scanned."""
+    `done`, or `partial` when some owner or batch could not be scanned. Returns the run
+    when this call closed it, else None (still running, or closed before)."""
     run = (
         (await session.execute(select(ScanRun).where(col(ScanRun.id) == run_id).with_for_update()))
         .scalars()
         .first()
     )
     if run is None or run.status != RunStatus.RUNNING:
-        return run
+        return None
     batches = (
         (await session.execute(select(ScanBatch).where(col(ScanBatch.run_id) == run_id)))
         .scalars()
         .all()
     )
     if any(b.status == BatchStatus.PENDING for b in batches):
-        return run
+        return None
     for key in ("owners", "repositories", "snapshots", "requests", "points", "waits", "errors"):
         setattr(run, key, sum(getattr(b, key) for b in batches))
     run.wait_s = round(sum(b.wait_s for b in batches), 3)
@@ -412,13 +413,24 @@ async def finalize_run(*, session: AsyncSession, run_id: int) -> ScanRun | None:
     return run
 
 
-async def scanned_days(*, session: AsyncSession, limit: int) -> list[date]:
-    """The most recent days that have a finished (done or partial) scan."""
-    rows = await session.execute(
-        select(col(ScanRun.day))
-        .where(col(ScanRun.status).in_([RunStatus.DONE, RunStatus.PARTIAL]))
-        .group_by(col(ScanRun.day))
-        .order_by(col(ScanRun.day).desc())
-        .limit(limit)
-    )
-    return list(rows.scalars().all())
+async def count_watcher_drops(*, session: AsyncSession, day: date) -> tuple[int, int]:
+    """(repositories whose watchers fell to 0 on `day`, repositories that had watchers on
+    their previous snapshot): many drops at once would mean GitHub hid the count."""
+    row = (
+        await session.execute(
+            text(
+                """
+                SELECT count(*) FILTER (WHERE t.watchers = 0), count(*)
+                FROM snapshots t
+                JOIN LATERAL (
+                    SELECT p.watchers FROM snapshots p
+                    WHERE p.repo_id = t.repo_id AND p.day < t.day
+                    ORDER BY p.day DESC LIMIT 1
+                ) p ON true
+                WHERE t.day = :day AND p.watchers > 0
+                """
+            ),
+            {"day": day},
+        )
+    ).one()
+    return int(row[0]), int(row[1])

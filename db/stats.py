@@ -296,6 +296,32 @@ async def list_scan_runs(
     return [ScanRunRow(*row) for row in result.all()]
 
 
+MISSED_DAYS_WINDOW = 90
+
+
+async def list_missed_days(
+    connection: AsyncConnection, *, today: date, window_days: int = MISSED_DAYS_WINDOW
+) -> list[date]:
+    """Days before `today` (within `window_days`, from the first scan on) that no scan
+    finished (done or partial): their snapshots are missing for good."""
+    result = await connection.execute(
+        text(
+            "WITH scanned AS (SELECT DISTINCT day FROM scan_runs"
+            "                 WHERE status IN ('done', 'partial')),"
+            " bounds AS (SELECT GREATEST(min(day),"
+            "                            CAST(:today AS DATE) - CAST(:window AS INTEGER)) AS first"
+            "            FROM scanned)"
+            " SELECT CAST(d AS DATE) FROM bounds,"
+            " generate_series(bounds.first, CAST(:today AS DATE) - 1, interval '1 day') AS d"
+            " WHERE bounds.first IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM scanned WHERE scanned.day = CAST(d AS DATE))"
+            " ORDER BY 1"
+        ),
+        {"today": today, "window": window_days},
+    )
+    return [row[0] for row in result.all()]
+
+
 async def find_last_done_scan(connection: AsyncConnection) -> ScanRunRow | None:
     """The last scan that finished successfully (status `done`)."""
     result = await connection.execute(

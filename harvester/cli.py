@@ -21,11 +21,12 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import repository as repo
 from db.engine import create_engine, open_session
+from db.stats import list_missed_days
 from harvester import __version__
 from harvester.errors import HarvesterError
 from harvester.executor import ScanStats
@@ -161,7 +162,7 @@ async def _scan_here(settings: HarvesterSettings, engine: AsyncEngine, day: date
 
 
 async def _scan_enqueue(settings: HarvesterSettings, day: date) -> int:
-    pool = await create_pool(RedisSettings.from_dsn(settings.REDIS_URL))
+    pool = await create_pool(RedisSettings.from_dsn(settings.REDIS_URL), retry=0)
     try:
         queued = await enqueue_scan(pool, day=day, trigger="manual")
     finally:
@@ -173,10 +174,11 @@ async def _scan_enqueue(settings: HarvesterSettings, day: date) -> int:
     return 0
 
 
-async def _scans(engine: AsyncEngine, limit: int) -> int:
+async def _scans(engine: AsyncEngine, limit: int, today: date) -> int:
     async with open_session(engine) as session:
         runs = await repo.list_runs(session=session, limit=limit)
-        days = await repo.scanned_days(session=session, limit=max(limit, 1) * 2)
+    async with engine.connect() as connection:
+        missed = await list_missed_days(connection, today=today)
     if not runs:
         print("no scans yet: run `starledger scan`")
         return 0
@@ -189,23 +191,12 @@ async def _scans(engine: AsyncEngine, limit: int) -> int:
             f"{r.id:>5}  {r.day.isoformat():<10}  {r.trigger:<8}  {r.status:<8}  {r.owners:>6}  "
             f"{r.snapshots:>9}  {r.requests:>5}  {r.points:>6}  {r.waits:>5}  {r.errors:>6}"
         )
-    missed = _missed_days(days)
     if missed:
-        print("missed days (no snapshot at all): " + ", ".join(d.isoformat() for d in missed))
+        print(
+            "missed days (no scan finished, no snapshots): "
+            + ", ".join(d.isoformat() for d in missed)
+        )
     return 0
-
-
-def _missed_days(days: Sequence[date]) -> list[date]:
-    """Days between the first and last scanned day that have no successful scan."""
-    if not days:
-        return []
-    have = set(days)
-    first, last = min(days), max(days)
-    return [
-        date.fromordinal(n)
-        for n in range(first.toordinal(), last.toordinal() + 1)
-        if date.fromordinal(n) not in have
-    ]
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -223,10 +214,17 @@ async def _run(args: argparse.Namespace) -> int:
         if args.command == "users":
             return await _users(engine, args.all)
         if args.command == "scans":
-            return await _scans(engine, args.limit)
+            return await _scans(engine, args.limit, today)
         return await _scan_here(settings, engine, today)
     finally:
         await engine.dispose()
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own message, first line only (no SQL, no parameters)."""
+    reason = getattr(exc, "orig", None) or exc
+    text = str(reason).strip().splitlines()
+    return f"{type(reason).__name__}: {text[0] if text else ''}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -235,12 +233,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_run(args))
     except HarvesterError as exc:
         print(f"starledger: {exc}", file=sys.stderr)
-    except (OperationalError, DBAPIError, OSError) as exc:
-        reason = getattr(exc, "orig", None) or exc
-        print(
-            f"starledger: cannot reach the database: {type(reason).__name__}: {reason}",
-            file=sys.stderr,
+    except (OperationalError, InterfaceError, OSError) as exc:
+        print(f"starledger: cannot reach the database: {_reason(exc)}", file=sys.stderr)
+    except DBAPIError as exc:
+        hint = (
+            " (create and migrate it: `alembic upgrade head`)"
+            if "does not exist" in str(exc)
+            else ""
         )
+        print(f"starledger: database error: {_reason(exc)}{hint}", file=sys.stderr)
     except RedisError as exc:
         print(f"starledger: cannot reach Redis: {exc}", file=sys.stderr)
     except KeyboardInterrupt:

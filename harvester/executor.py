@@ -142,5 +142,14 @@ class Executor:
                 continue
             await self.budget.settle(grant, response.rate_limit)
             cost = response.rate_limit.cost if response.rate_limit else None
+            log.debug(
+                "%s: %d pages, %d units, ~%d points estimated, %s charged, %s left",
+                query.name,
+                len(query.pages),
+                query.units,
+                query.estimated_points,
+                cost,
+                response.rate_limit.remaining if response.rate_limit else "?",
+            )
             self.stats.points += cost if cost is not None else query.estimated_points
             return response

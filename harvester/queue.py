@@ -3,9 +3,26 @@ hand a scan to the workers)."""
 
 from datetime import date
 
-from arq.connections import ArqRedis
+from arq.connections import ArqRedis, RedisSettings
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["batch_job_id", "enqueue_scan"]
+__all__ = ["batch_job_id", "enqueue_scan", "redis_settings"]
+
+
+def redis_settings(url: str) -> RedisSettings:
+    """arq's Redis, with patience: every command is retried with back-off for about two
+    minutes, so a Redis restart pauses the workers instead of killing them; a worker that
+    starts while Redis is down waits a minute for it."""
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_retries = 30
+    settings.conn_retry_delay = 2
+    settings.retry_on_timeout = True
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError]
+    settings.retry = Retry(ExponentialBackoff(cap=5.0, base=0.25), retries=30)
+    return settings
 
 
 def batch_job_id(day: date, run_id: int, batch_no: int) -> str:

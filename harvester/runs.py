@@ -24,7 +24,8 @@ from harvester.scan import OwnerOutcome, OwnerTarget, ProgressHook, scan_owners
 __all__ = ["BatchReport", "Plan", "plan_batches", "run_batch", "start_run"]
 
 log = logging.getLogger(__name__)
-SCHEDULED_TRIGGERS = ("cron", "startup")
+SCHEDULED_TRIGGERS = ("cron", "startup", "watchdog")
+WATCHER_ALARM_MIN = 10
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,9 @@ async def run_batch(
         report_owners, report_repos = batch.owners, batch.repositories
     async with open_session(engine) as session:
         closed = await repo.finalize_run(session=session, run_id=run_id)
+        if closed is not None:
+            await _check_watchers(session, closed)
+        current = await repo.get_run(session=session, run_id=run_id)
     return BatchReport(
         run_id,
         batch_no,
@@ -183,8 +187,22 @@ async def run_batch(
         report_repos,
         report_repos,
         stats,
-        closed.status if closed else RunStatus.RUNNING,
+        current.status if current else RunStatus.RUNNING,
     )
+
+
+async def _check_watchers(session: AsyncSession, run: ScanRun) -> None:
+    """Store what GitHub reports, but say it loudly when watcher counts collapse: it would
+    mean GitHub started hiding `watchers.totalCount` from outsiders."""
+    dropped, watched = await repo.count_watcher_drops(session=session, day=run.day)
+    if dropped >= WATCHER_ALARM_MIN and dropped * 2 >= watched:
+        message = (
+            f"ALARM: watchers fell to 0 for {dropped} of {watched} repositories that had "
+            "watchers: GitHub may have stopped reporting them"
+        )
+        log.error("scan %s of %s: %s", run.id, run.day, message)
+        run.reasons = [message, *run.reasons]
+        await session.flush()
 
 
 async def _write(

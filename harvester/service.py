@@ -56,9 +56,11 @@ async def open_harvester(
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level.upper())
+    # Under `arq`, arq's own handler prints its lines: don't print them twice.
+    arq_logger = logging.getLogger("arq")
+    arq_logger.propagate = not arq_logger.handlers
     # httpx logs every request line at INFO; keep the worker's log about the scan.
     for noisy in ("httpx", "httpcore", "gql.transport.httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from db.settings import get_database_settings
 from harvester.errors import ConfigError
 
-__all__ = ["HarvesterSettings", "get_settings"]
+__all__ = ["HarvesterSettings", "config_error", "get_settings", "load_settings"]
 
 _SCAN_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -39,6 +40,13 @@ class HarvesterSettings(BaseSettings):
             raise ValueError("must be an http(s) URL such as https://api.github.com/graphql")
         return value
 
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value.upper()
+
     @field_validator("SCAN_TIME")
     @classmethod
     def _hh_mm(cls, value: str) -> str:
@@ -66,14 +74,22 @@ class HarvesterSettings(BaseSettings):
         return tokens
 
 
+def config_error(exc: ValidationError) -> ConfigError:
+    """One line naming the setting and what is wrong, never its value (it may be a
+    secret or a URL with a password)."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"])
+    return ConfigError(f"invalid setting {field}: {first['msg']}")
+
+
 def load_settings() -> HarvesterSettings:
-    """Read the settings; a malformed value becomes one `ConfigError` line."""
+    """Read the harvester's settings, and check the database's: a malformed value
+    becomes one `ConfigError` line."""
     try:
+        get_database_settings()
         return HarvesterSettings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid setting {field}: {first['msg']}") from None
+        raise config_error(exc) from None
 
 
 @lru_cache

@@ -1,34 +1,44 @@
 """The arq worker: `arq harvester.worker.WorkerSettings`.
 
 - cron at SCAN_TIME (UTC) → `start_scan(today, "cron")`; at start-up the same with
-  trigger "startup" when today's scan has not run (or is half-done: it is resumed);
+  trigger "startup" (a catch-up when today's scan has not run, a resume when it was cut
+  short); every 10 minutes a watchdog resumes a running scan whose batch jobs were lost
+  (Redis restarted) and catches up a day whose cron was missed;
 - `start_scan` plans the day into batches and enqueues one `scan_batch` job per batch,
   with deterministic ids `scan:{day}:{run}:{batch}`, so N workers share one scan and a
   duplicate trigger is a no-op;
-- a batch that meets a long rate-limit wait is deferred (`Retry(defer=…)`), not slept on.
+- a batch that meets a long rate-limit wait is deferred (`Retry(defer=…)`), not slept on;
+  one that loses PostgreSQL or Redis is retried with back-off. A worker killed mid-batch
+  leaves its job in the queue: arq hands it to another worker once its `BATCH_TIMEOUT_S`
+  has passed, and the batch's row lock died with the killed worker's connection.
 """
 
 import logging
+import socket
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar, TypedDict
 
 from arq import Retry, cron
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_engine
 from harvester.errors import ConfigError, RateLimitWait, ScanAlreadyRunning
 from harvester.queue import batch_job_id, enqueue_scan
+from harvester.queue import redis_settings as build_redis_settings
 from harvester.runs import run_batch, start_run
 from harvester.service import Harvester, configure_logging, open_harvester
 from harvester.settings import HarvesterSettings, load_settings
 
-__all__ = ["WorkerSettings", "scan_batch", "start_scan"]
+__all__ = ["WorkerSettings", "scan_batch", "start_scan", "watchdog"]
 
 log = logging.getLogger("harvester.worker")
 MAX_INLINE_WAIT_S = 60.0
 BATCH_MAX_TRIES = 50
+INFRA_ERRORS = (OperationalError, DBAPIError, OSError, RedisError)
 
 
 class WorkerContext(TypedDict, total=False):
@@ -41,6 +51,13 @@ class WorkerContext(TypedDict, total=False):
     harvester_cm: Any
 
 
+def _retry_later(ctx: WorkerContext, what: str, exc: BaseException) -> Retry:
+    """PostgreSQL or Redis went away: try again, 5 s, 10 s, … up to 5 minutes later."""
+    defer_s = min(300, 5 * 2 ** (ctx.get("job_try", 1) - 1))
+    log.warning("%s: %s: %s; retrying in %d s", what, type(exc).__name__, exc, defer_s)
+    return Retry(defer=defer_s)
+
+
 async def start_scan(ctx: WorkerContext, day_iso: str, trigger: str) -> dict[str, Any]:
     """Plan (or resume) the scan of `day_iso` and fan it out into batch jobs."""
     day = date.fromisoformat(day_iso)
@@ -49,16 +66,21 @@ async def start_scan(ctx: WorkerContext, day_iso: str, trigger: str) -> dict[str
         plan = await start_run(
             ctx["engine"], day=day, trigger=trigger, batch_max_points=settings.BATCH_MAX_POINTS
         )
+        if plan is None:
+            log.info("scan of %s already done; %s trigger ignored", day_iso, trigger)
+            return {"day": day_iso, "status": "already done"}
+        assert plan.run.id is not None
+        for batch_no in plan.batches:
+            await ctx["redis"].enqueue_job(
+                "scan_batch",
+                plan.run.id,
+                batch_no,
+                _job_id=batch_job_id(day, plan.run.id, batch_no),
+            )
     except ScanAlreadyRunning:
         return {"day": day_iso, "status": "already running"}
-    if plan is None:
-        log.info("scan of %s already done; %s trigger ignored", day_iso, trigger)
-        return {"day": day_iso, "status": "already done"}
-    assert plan.run.id is not None
-    for batch_no in plan.batches:
-        await ctx["redis"].enqueue_job(
-            "scan_batch", plan.run.id, batch_no, _job_id=batch_job_id(day, plan.run.id, batch_no)
-        )
+    except INFRA_ERRORS as exc:
+        raise _retry_later(ctx, f"start_scan {day_iso}", exc) from None
     log.info(
         "scan %d of %s (%s): %d batches enqueued", plan.run.id, day_iso, trigger, len(plan.batches)
     )
@@ -83,6 +105,8 @@ async def scan_batch(ctx: WorkerContext, run_id: int, batch_no: int) -> dict[str
     except RateLimitWait as exc:
         log.warning("batch %d/%d deferred %.0f s: %s", run_id, batch_no, exc.wait_s, exc)
         raise Retry(defer=exc.wait_s + 1) from None
+    except INFRA_ERRORS as exc:
+        raise _retry_later(ctx, f"batch {run_id}/{batch_no}", exc) from None
     if report is None:
         return {"run_id": run_id, "batch": batch_no, "status": "skipped"}
     log.info(
@@ -106,6 +130,15 @@ async def scan_batch(ctx: WorkerContext, run_id: int, batch_no: int) -> dict[str
 
 async def scheduled_scan(ctx: WorkerContext) -> dict[str, Any]:
     return await start_scan(ctx, datetime.now(UTC).date().isoformat(), "cron")
+
+
+async def watchdog(ctx: WorkerContext) -> dict[str, Any]:
+    """Resume today's running scan (its batch jobs re-enqueued under the same ids: a
+    no-op for the ones still queued), or start it if SCAN_TIME has passed without one."""
+    now = datetime.now(UTC)
+    if now.time() < ctx["settings"].scan_time:
+        return {"status": "before SCAN_TIME"}
+    return await start_scan(ctx, now.date().isoformat(), "watchdog")
 
 
 async def startup(ctx: WorkerContext) -> None:
@@ -137,6 +170,7 @@ def _load() -> HarvesterSettings:
 
 
 _SETTINGS = _load()
+_SCAN_AT: time = _SETTINGS.scan_time
 
 
 class WorkerSettings:
@@ -144,18 +178,23 @@ class WorkerSettings:
     cron_jobs: ClassVar = [
         cron(
             scheduled_scan,  # type: ignore[arg-type]
-            hour={_SETTINGS.scan_time.hour},
-            minute={_SETTINGS.scan_time.minute},
+            hour={_SCAN_AT.hour},
+            minute={_SCAN_AT.minute},
             unique=True,
-            timeout=120,
-        )
+        ),
+        cron(watchdog, minute=set(range(5, 60, 10)), unique=True),  # type: ignore[arg-type]
     ]
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings = RedisSettings.from_dsn(_SETTINGS.REDIS_URL)
+    redis_settings = build_redis_settings(_SETTINGS.REDIS_URL)
     timezone = UTC
+    # Every job shares this timeout: arq keeps a job "in progress" for the longest timeout
+    # + 10 s, so it also bounds how long a killed worker's batch waits to be retried.
     job_timeout = _SETTINGS.BATCH_TIMEOUT_S
     max_tries = BATCH_MAX_TRIES
     keep_result = 3600
     health_check_interval = 30
+    # One health key per host (container), so `arq --check` in a container checks the
+    # worker of that container, not whichever worker of the queue wrote last.
+    health_check_key = f"arq:health-check:{socket.gethostname()}"
     max_jobs = 4

@@ -9,9 +9,11 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -96,3 +98,15 @@ async def redis() -> AsyncIterator[Redis]:
     yield client
     await client.flushdb()
     await client.aclose()
+
+
+@pytest.fixture
+async def api(db: AsyncEngine, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
+    """The API on the test database and Redis, "today" being the real UTC date."""
+    from tests.factories import build_app
+
+    app = build_app(db, redis, today=datetime.now(UTC).date())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        yield client

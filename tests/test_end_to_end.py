@@ -1,7 +1,7 @@
 """The whole product, end to end: track three owners with the CLI, scan them with a real
 arq worker against the fake GitHub, read them back over the API."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,7 +11,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from harvester.queue import enqueue_scan
-from tests.factories import build_app
 from tests.fakegithub import FakeGitHub, World
 from tests.fakegithub.server import serve_in_thread
 from tests.helpers import arq_pool, harvester_settings, run_burst_worker, run_cli, today
@@ -39,15 +38,6 @@ def fake(world: World) -> FakeGitHub:
 def github_url(fake: FakeGitHub) -> Iterator[str]:
     with serve_in_thread(fake) as url:
         yield url
-
-
-@pytest.fixture
-async def api(db: AsyncEngine, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(db, redis, today=today())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
-        yield client
 
 
 def expected_stats(world: World, login: str) -> dict[str, Any]:

@@ -128,3 +128,27 @@ class TestIdentity:
         )
         assert tuple(current) == (taker.database_id, None)  # type: ignore[arg-type]
         assert await stored(db, DAY2) == world.truth(["renamer", "leaver", "giver", "taker"])
+
+
+class TestWatchersAlarm:
+    async def test_a_collapse_of_watcher_counts_is_stored_and_flagged(
+        self, db: AsyncEngine, redis: Redis, world: World, fake: FakeGitHub
+    ) -> None:
+        for repo_id in world.truth():
+            world.set_counts(repo_id, watchers=3)
+        await scan_in_process(db, redis, fake, day=DAY1)
+        for repo_id in world.truth():
+            world.set_counts(repo_id, watchers=0)
+        run = await scan_in_process(db, redis, fake, day=DAY2)
+        assert await stored(db, DAY2) == world.truth(["renamer", "leaver", "giver", "taker"])
+        assert run.reasons[0].startswith("ALARM: watchers fell to 0 for 15 of 15 repositories")
+
+    async def test_a_few_drops_are_normal(
+        self, db: AsyncEngine, redis: Redis, world: World, fake: FakeGitHub
+    ) -> None:
+        for repo_id in world.truth():
+            world.set_counts(repo_id, watchers=3)
+        await scan_in_process(db, redis, fake, day=DAY1)
+        world.set_counts(min(world.truth()), watchers=0)
+        run = await scan_in_process(db, redis, fake, day=DAY2)
+        assert not any(r.startswith("ALARM") for r in run.reasons)

@@ -67,9 +67,10 @@ class TestWorkerSettings:
         assert declared <= accepted, declared - accepted
 
     def test_daily_cron_at_scan_time_utc_and_unique(self) -> None:
-        (job,) = WorkerSettings.cron_jobs
+        job, watchdog = WorkerSettings.cron_jobs
         assert job.unique and job.hour == {3} and job.minute == {0}
         assert WorkerSettings.timezone is UTC
+        assert watchdog.unique and watchdog.minute == {5, 15, 25, 35, 45, 55}
 
 
 class TestFanOut:

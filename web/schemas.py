@@ -7,7 +7,7 @@ The stats routes stream their bodies (see `web.series`) and only use `UserStats`
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "DESIGN_EXAMPLE",
@@ -139,6 +139,10 @@ class ScanList(_Closed):
     scans: list[ScanOut]
     limit: int
     offset: int
+    missed_days: list[date] = Field(
+        description="Days of the last 90 (from the first scan on, before today) that no scan "
+        "finished: their snapshots are missing for good."
+    )
 
 
 class HealthCheck(_Closed):
