@@ -346,13 +346,14 @@ async def list_runs(*, session: AsyncSession, limit: int = 20) -> list[ScanRun]:
     return list(rows.scalars().all())
 
 
-async def pending_batches(*, session: AsyncSession, run_id: int) -> list[int]:
+async def pending_batches(*, session: AsyncSession, run_id: int) -> dict[int, int]:
+    """batch number → owners in it, for the batches of the run still pending."""
     rows = await session.execute(
-        select(col(ScanBatch.batch_no))
+        select(col(ScanBatch.batch_no), func.cardinality(col(ScanBatch.owner_ids)))
         .where(col(ScanBatch.run_id) == run_id, col(ScanBatch.status) == BatchStatus.PENDING)
         .order_by(col(ScanBatch.batch_no))
     )
-    return list(rows.scalars().all())
+    return {batch_no: int(owners) for batch_no, owners in rows.all()}
 
 
 async def claim_batch(*, session: AsyncSession, run_id: int, batch_no: int) -> ScanBatch | None:

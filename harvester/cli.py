@@ -33,7 +33,6 @@ from harvester.executor import ScanStats
 from harvester.progress import Progress
 from harvester.queue import enqueue_scan
 from harvester.runs import run_batch, start_run
-from harvester.scan import OwnerOutcome
 from harvester.service import configure_logging, open_harvester
 from harvester.settings import HarvesterSettings, load_settings
 from harvester.track import track_logins
@@ -125,28 +124,24 @@ async def _scan_here(settings: HarvesterSettings, engine: AsyncEngine, day: date
     run_id = plan.run.id
     if not plan.created:
         print(f"joining scan {run_id} of {day}, already running: {len(plan.batches)} batches left")
-    progress = Progress(stream=sys.stderr)
-    total = ScanStats()
+    progress = Progress(owners=plan.owners, stream=sys.stderr)
     async with (
         Redis.from_url(settings.REDIS_URL) as redis,
         open_harvester(settings, redis) as harvester,
     ):
         build = harvester.executor_for(on_wait=progress.on_wait)
         for batch_no in plan.batches:
-
-            def on_progress(outcomes: Sequence[OwnerOutcome], base: ScanStats = total) -> None:
-                progress.update(outcomes, base)
-
             report = await run_batch(
                 engine,
                 build,
                 run_id=run_id,
                 batch_no=batch_no,
                 max_points=settings.QUERY_MAX_POINTS,
-                on_progress=on_progress,
+                on_progress=progress.update,
             )
             if report is not None:
-                progress.finish_batch(report.owners, report.repositories, report.stats)
+                # Owners of the batch that were finished (done, gone or given up on).
+                progress.finish_batch(report.planned, report.repositories, report.stats)
     progress.close()
     async with open_session(engine) as session:
         run = await repo.get_run(session=session, run_id=run_id)

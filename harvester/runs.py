@@ -33,13 +33,15 @@ class Plan:
     run: ScanRun
     batches: list[int]  # batch numbers still pending
     created: bool
+    owners: int = 0  # owners in those batches
 
 
 @dataclass(frozen=True)
 class BatchReport:
     run_id: int
     batch_no: int
-    owners: int
+    planned: int  # owners in the batch
+    owners: int  # owners completely scanned
     repositories: int
     snapshots: int
     stats: ScanStats
@@ -79,7 +81,7 @@ async def start_run(
         if running is not None:
             assert running.id is not None
             pending = await repo.pending_batches(session=session, run_id=running.id)
-            return Plan(running, pending, created=False)
+            return Plan(running, list(pending), created=False, owners=sum(pending.values()))
         if trigger in SCHEDULED_TRIGGERS:
             finished = await repo.run_for_day(
                 session=session, day=day, statuses=[RunStatus.DONE, RunStatus.PARTIAL]
@@ -96,7 +98,7 @@ async def start_run(
         assert run.id is not None
         if not batches:
             await repo.finalize_run(session=session, run_id=run.id)
-        return Plan(run, list(range(len(batches))), created=True)
+        return Plan(run, list(range(len(batches))), created=True, owners=len(owner_ids))
 
 
 def _rows(outcomes: list[OwnerOutcome]) -> list[repo.RepoSnapshotRow]:
@@ -183,6 +185,7 @@ async def run_batch(
     return BatchReport(
         run_id,
         batch_no,
+        len(batch.owner_ids),
         report_owners,
         report_repos,
         report_repos,

@@ -80,6 +80,10 @@ class TestScanCommands:
         assert ": done — 2 owners, 5 repositories, 5 snapshots, 1 requests, 1 points spent" in (
             summary
         )
+        # Not a terminal: the progress bar is printed once per batch.
+        assert "[" + "#" * 24 + "] 100%  2/2 owners, 5 repositories, 1 requests, 1 points" in (
+            result.stderr
+        )
         scans = run_cli("scans", url=url)
         assert scans.stdout.splitlines()[1].split()[2:4] == ["manual", "done"]
 
