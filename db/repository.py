@@ -4,9 +4,8 @@ is always safe.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -52,30 +51,46 @@ class RunConflict(Exception):
     """Another scan of the same day is running."""
 
 
-@dataclass(frozen=True)
-class OwnerRow:
-    id: int
-    node_id: str
-    login: str
-    name: str | None
-    kind: str
-    repo_count: int | None
+class OwnerRow(Protocol):
+    """An owner as GitHub describes it (the harvester's parsed identities fit)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def login(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def repo_count(self) -> int | None: ...
 
 
-@dataclass(frozen=True)
-class RepoSnapshotRow:
-    """A repository as seen today, with its counts."""
+class RepoSnapshotRow(Protocol):
+    """A repository as seen today, with its counts (the harvester's parsed rows fit)."""
 
-    id: int
-    node_id: str
-    owner_id: int
-    name: str
-    name_with_owner: str
-    is_fork: bool
-    is_archived: bool
-    stargazers: int
-    forks: int
-    watchers: int
+    @property
+    def id(self) -> int: ...
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def owner_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def name_with_owner(self) -> str: ...
+    @property
+    def is_fork(self) -> bool: ...
+    @property
+    def is_archived(self) -> bool: ...
+    @property
+    def stargazers(self) -> int: ...
+    @property
+    def forks(self) -> int: ...
+    @property
+    def watchers(self) -> int: ...
 
 
 async def upsert_owners(*, session: AsyncSession, owners: Sequence[OwnerRow]) -> None:

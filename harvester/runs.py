@@ -8,7 +8,7 @@ the lock with its connection and arq hands the job to another worker.
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -19,6 +19,7 @@ from db.models import BatchStatus, RunStatus, ScanRun
 from harvester.batching import PAGE_MAX
 from harvester.errors import RequestRejected, ScanAlreadyRunning
 from harvester.executor import Executor, ScanStats
+from harvester.parse import RepoRow
 from harvester.scan import OwnerOutcome, OwnerTarget, ProgressHook, scan_owners
 
 __all__ = ["BatchReport", "Plan", "plan_batches", "run_batch", "start_run"]
@@ -101,23 +102,10 @@ async def start_run(
         return Plan(run, list(range(len(batches))), created=True, owners=len(owner_ids))
 
 
-def _rows(outcomes: list[OwnerOutcome]) -> list[repo.RepoSnapshotRow]:
-    rows: dict[int, repo.RepoSnapshotRow] = {}
-    for outcome in outcomes:
-        for r in outcome.repos.values():
-            rows[r.id] = repo.RepoSnapshotRow(
-                r.id,
-                r.node_id,
-                r.owner_id,
-                r.name,
-                r.name_with_owner,
-                r.is_fork,
-                r.is_archived,
-                r.stargazers,
-                r.forks,
-                r.watchers,
-            )
-    return list(rows.values())
+def _rows(outcomes: list[OwnerOutcome]) -> list[RepoRow]:
+    """Every repository once: one seen under two owners in one batch (moved mid-scan)
+    would make the bulk upsert touch its row twice."""
+    return list({r.id: r for o in outcomes for r in o.repos.values()}.values())
 
 
 async def run_batch(
@@ -213,21 +201,13 @@ async def _write(
 ) -> int:
     rows = _rows(outcomes)
     written = await repo.upsert_snapshots(session=session, rows=rows, day=day)
-    seen = [o for o in outcomes if o.identity is not None and not o.missing]
     await repo.update_scanned_owners(
         session=session,
         day=day,
         owners=[
-            repo.OwnerRow(
-                o.target.id,
-                o.target.node_id,
-                o.identity.login,
-                o.identity.name,
-                o.identity.kind,
-                o.total_count,
-            )
-            for o in seen
-            if o.identity is not None
+            replace(o.identity, repo_count=o.total_count)
+            for o in outcomes
+            if o.identity is not None and not o.missing
         ],
     )
     for outcome in outcomes:

@@ -53,11 +53,5 @@ async def track_logins(
         elif identity.id not in {t.id for t in result.tracked}:
             result.tracked.append(identity)
     async with open_session(engine) as session:
-        await repo.upsert_owners(
-            session=session,
-            owners=[
-                repo.OwnerRow(i.id, i.node_id, i.login, i.name, i.kind, i.repo_count)
-                for i in result.tracked
-            ],
-        )
+        await repo.upsert_owners(session=session, owners=result.tracked)
     return result
