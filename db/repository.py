@@ -392,7 +392,8 @@ async def claim_batch(*, session: AsyncSession, run_id: int, batch_no: int) -> S
 async def finish_batch(*, session: AsyncSession, batch: ScanBatch, figures: dict[str, Any]) -> None:
     for key, value in figures.items():
         setattr(batch, key, value)
-    batch.finished_at = func.now()  # type: ignore[assignment]
+    # clock_timestamp(): now() would be the start of the transaction, i.e. the claim.
+    batch.finished_at = func.clock_timestamp()  # type: ignore[assignment]
     await session.flush()
 
 
@@ -424,7 +425,7 @@ async def finalize_run(*, session: AsyncSession, run_id: int) -> ScanRun | None:
     failed = any(b.status == BatchStatus.FAILED for b in batches)
     incomplete = any(r.startswith("incomplete:") for r in reasons)
     run.status = RunStatus.PARTIAL if failed or incomplete else RunStatus.DONE
-    run.finished_at = func.now()  # type: ignore[assignment]
+    run.finished_at = func.clock_timestamp()  # type: ignore[assignment]
     await session.flush()
     return run
 

@@ -63,7 +63,10 @@ class Executor:
         secondary_min_wait_s: float = SECONDARY_MIN_WAIT_S,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_wait: WaitHook | None = None,
+        slots: asyncio.Semaphore | None = None,
     ) -> None:
+        """`slots` bounds the requests in flight; pass one semaphore to every executor of
+        a process so that `concurrency` holds for the process, not for each batch."""
         self.github = github
         self.budget = budget
         self.stats = stats or ScanStats()
@@ -73,7 +76,7 @@ class Executor:
         self.secondary_min_wait_s = secondary_min_wait_s
         self._sleep = sleep
         self._on_wait = on_wait
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = slots or asyncio.Semaphore(concurrency)
 
     async def _wait(self, seconds: float, reason: str) -> None:
         if seconds > self.max_inline_wait_s:

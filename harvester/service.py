@@ -1,11 +1,12 @@
 """Wiring shared by the worker and the CLI: the GitHub client, the budget and an
 executor factory, built from the settings."""
 
+import asyncio
 import logging
 import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from redis.asyncio import Redis
@@ -23,6 +24,11 @@ class Harvester:
     settings: HarvesterSettings
     github: GitHubClient
     budget: Budget
+    # SCAN_CONCURRENCY holds for the process: every batch's executor shares these slots.
+    slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.settings.SCAN_CONCURRENCY)
 
     def executor_for(
         self, *, max_inline_wait_s: float = math.inf, on_wait: WaitHook | None = None
@@ -35,6 +41,7 @@ class Harvester:
                 stats=stats,
                 max_inline_wait_s=max_inline_wait_s,
                 on_wait=on_wait,
+                slots=self.slots,
             )
 
         return build

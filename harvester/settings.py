@@ -26,7 +26,7 @@ class HarvesterSettings(BaseSettings):
     SCAN_TIME: str = "03:00"
     SCAN_CONCURRENCY: int = Field(default=4, ge=1, le=50)
     GITHUB_TIMEOUT_S: float = Field(default=30.0, gt=0)
-    QUERY_MAX_POINTS: int = Field(default=20, ge=1, le=100)
+    QUERY_MAX_POINTS: int = Field(default=2, ge=1, le=100)
     POINTS_PER_MINUTE: int = Field(default=1800, ge=1)
     BATCH_MAX_POINTS: int = Field(default=100, ge=1)
     BATCH_TIMEOUT_S: int = Field(default=600, ge=10)

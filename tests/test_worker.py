@@ -95,6 +95,20 @@ class TestFanOut:
             ).scalar()
         assert attempts == [1] * batches  # no batch was scanned twice
 
+    async def test_scan_concurrency_holds_for_the_whole_worker(
+        self, db: AsyncEngine, redis: Redis, world: World, fake: FakeGitHub, url: str
+    ) -> None:
+        fake.latency = 0.05
+        settings = harvester_settings(
+            url, BATCH_MAX_POINTS=1, QUERY_MAX_POINTS=1, SCAN_CONCURRENCY=2
+        )
+        pool = await arq_pool()
+        assert await enqueue_scan(pool, day=today(), trigger="manual")
+        await run_burst_worker(settings, pool, max_jobs=4)  # 4 batches at once
+        await pool.aclose()
+        assert await stored(db, today()) == world.truth()
+        assert 1 <= fake.max_in_flight <= 2
+
     async def test_a_repeated_trigger_is_a_no_op(
         self, db: AsyncEngine, redis: Redis, world: World, url: str
     ) -> None:

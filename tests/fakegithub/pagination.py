@@ -30,6 +30,36 @@ _KEYS: dict[str, Callable[[Repo], SortKey]] = {
 }
 
 
+# Sort keys that never change for a repository: an owner's ordered repositories are
+# memoised for them (keyed by the set of repositories), so paging through an owner of
+# n repositories costs O(n) instead of O(n) per page, O(n²/100) in all.
+_STABLE_ORDERS = frozenset({"ID", "CREATED_AT"})
+_ORDER_CACHE: dict[tuple[str, frozenset[int]], tuple[list[Repo], list[tuple[SortKey, int]]]] = {}
+_ORDER_CACHE_MAX = 4096
+_ORDER_CACHE_MIN_REPOS = 200
+
+
+def _ordered(
+    repos: Sequence[Repo], order_field: str
+) -> tuple[list[Repo], list[tuple[SortKey, int]]]:
+    key_of = _KEYS[order_field]
+    cache_key = None
+    if order_field in _STABLE_ORDERS and len(repos) >= _ORDER_CACHE_MIN_REPOS:
+        # Keyed on the objects themselves (kept alive by the cache, so their ids stay
+        # unique): two worlds in one process can hold repositories with the same ids.
+        cache_key = (order_field, frozenset(map(id, repos)))
+        cached = _ORDER_CACHE.get(cache_key)
+        if cached is not None:
+            return cached
+    ascending = sorted(repos, key=lambda r: (key_of(r), r.database_id))
+    keys = [(key_of(r), r.database_id) for r in ascending]
+    if cache_key is not None:
+        if len(_ORDER_CACHE) >= _ORDER_CACHE_MAX:
+            _ORDER_CACHE.clear()
+        _ORDER_CACHE[cache_key] = (ascending, keys)
+    return ascending, keys
+
+
 def invalid_cursor(cursor: str) -> GraphQLError:
     """GitHub's answer to a cursor it did not hand out."""
     return github_error(
@@ -49,8 +79,7 @@ def paginate(
     order_field = order_by["field"] if order_by else "ID"
     descending = bool(order_by and order_by["direction"] == "DESC")
     key_of = _KEYS[order_field]
-    ascending = sorted(repos, key=lambda r: (key_of(r), r.database_id))
-    keys = [(key_of(r), r.database_id) for r in ascending]
+    ascending, keys = _ordered(repos, order_field)
     key_type = int if order_field in ("ID", "STARGAZERS") else str
     total = len(ascending)
 
