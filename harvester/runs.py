@@ -22,7 +22,7 @@ from harvester.executor import Executor, ScanStats
 from harvester.parse import RepoRow
 from harvester.scan import OwnerOutcome, OwnerTarget, ProgressHook, scan_owners
 
-__all__ = ["BatchReport", "Plan", "plan_batches", "run_batch", "start_run"]
+__all__ = ["BatchReport", "Plan", "fail_batch", "plan_batches", "run_batch", "start_run"]
 
 log = logging.getLogger(__name__)
 SCHEDULED_TRIGGERS = ("cron", "startup", "watchdog")
@@ -180,6 +180,24 @@ async def run_batch(
         stats,
         current.status if current else RunStatus.RUNNING,
     )
+
+
+async def fail_batch(engine: AsyncEngine, *, run_id: int, batch_no: int, reason: str) -> None:
+    """Give up on a batch (every try failed): it is closed as failed with `reason`, so the
+    run can close as `partial` instead of staying open."""
+    async with open_session(engine) as session:
+        batch = await repo.claim_batch(session=session, run_id=run_id, batch_no=batch_no)
+        if batch is None:
+            return
+        await repo.finish_batch(
+            session=session,
+            batch=batch,
+            figures={"status": BatchStatus.FAILED, "reasons": [f"failed: {reason}"]},
+        )
+    async with open_session(engine) as session:
+        closed = await repo.finalize_run(session=session, run_id=run_id)
+        if closed is not None:
+            await _check_watchers(session, closed)
 
 
 async def _check_watchers(session: AsyncSession, run: ScanRun) -> None:

@@ -29,7 +29,7 @@ class HarvesterSettings(BaseSettings):
     QUERY_MAX_POINTS: int = Field(default=2, ge=1, le=100)
     POINTS_PER_MINUTE: int = Field(default=1800, ge=1)
     BATCH_MAX_POINTS: int = Field(default=100, ge=1)
-    BATCH_TIMEOUT_S: int = Field(default=600, ge=10)
+    BATCH_TIMEOUT_S: int = Field(default=300, ge=10)
     LOG_LEVEL: str = "INFO"
 
     @field_validator("GITHUB_GRAPHQL_URL")

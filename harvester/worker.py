@@ -13,13 +13,14 @@
   has passed, and the batch's row lock died with the killed worker's connection.
 """
 
+import asyncio
 import logging
 import socket
 import sys
 from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar, TypedDict
 
-from arq import Retry, cron
+from arq import Retry, cron, func
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -29,7 +30,7 @@ from db.engine import create_engine
 from harvester.errors import ConfigError, RateLimitWait, ScanAlreadyRunning
 from harvester.queue import batch_job_id, enqueue_scan
 from harvester.queue import redis_settings as build_redis_settings
-from harvester.runs import run_batch, start_run
+from harvester.runs import fail_batch, run_batch, start_run
 from harvester.service import Harvester, configure_logging, open_harvester
 from harvester.settings import HarvesterSettings, load_settings
 
@@ -93,20 +94,41 @@ async def start_scan(ctx: WorkerContext, day_iso: str, trigger: str) -> dict[str
 
 
 async def scan_batch(ctx: WorkerContext, run_id: int, batch_no: int) -> dict[str, Any]:
+    """Scan one batch. Whatever goes wrong becomes a retry (arq would otherwise drop a
+    failed or timed-out job and leave the day's run open); on the last try the batch is
+    closed as failed, so the run ends `partial` with the reason."""
     harvester = ctx["harvester"]
+    what = f"batch {run_id}/{batch_no}"
+    # Our own deadline, inside arq's: a job that arq times out is dropped, not retried.
+    deadline_s = max(5.0, harvester.settings.BATCH_TIMEOUT_S - 15.0)
+    deadline = asyncio.timeout(deadline_s)
     try:
-        report = await run_batch(
-            ctx["engine"],
-            harvester.executor_for(max_inline_wait_s=MAX_INLINE_WAIT_S),
-            run_id=run_id,
-            batch_no=batch_no,
-            max_points=harvester.settings.QUERY_MAX_POINTS,
-        )
+        async with deadline:
+            report = await run_batch(
+                ctx["engine"],
+                harvester.executor_for(max_inline_wait_s=MAX_INLINE_WAIT_S),
+                run_id=run_id,
+                batch_no=batch_no,
+                max_points=harvester.settings.QUERY_MAX_POINTS,
+            )
     except RateLimitWait as exc:
-        log.warning("batch %d/%d deferred %.0f s: %s", run_id, batch_no, exc.wait_s, exc)
+        log.warning("%s deferred %.0f s: %s", what, exc.wait_s, exc)
         raise Retry(defer=exc.wait_s + 1) from None
     except INFRA_ERRORS as exc:
-        raise _retry_later(ctx, f"batch {run_id}/{batch_no}", exc) from None
+        if deadline.expired():  # TimeoutError is an OSError, but this one is the deadline
+            reason = f"not finished within {deadline_s:.0f} s (raise BATCH_TIMEOUT_S)"
+        else:
+            raise _retry_later(ctx, what, exc) from None
+    except Exception as exc:
+        log.exception("%s failed", what)
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+    else:
+        reason = ""
+    if reason:
+        if ctx.get("job_try", 1) < BATCH_MAX_TRIES:
+            raise _retry_later(ctx, what, RuntimeError(reason)) from None
+        await fail_batch(ctx["engine"], run_id=run_id, batch_no=batch_no, reason=reason)
+        return {"run_id": run_id, "batch": batch_no, "status": "failed", "reason": reason}
     if report is None:
         return {"run_id": run_id, "batch": batch_no, "status": "skipped"}
     log.info(
@@ -174,7 +196,10 @@ _SCAN_AT: time = _SETTINGS.scan_time
 
 
 class WorkerSettings:
-    functions: ClassVar = [start_scan, scan_batch]
+    # A batch's result is kept briefly: the watchdog may re-enqueue its id once it is gone
+    # (claiming a finished batch is a no-op). start_scan's is kept an hour, so that a
+    # repeated trigger within the hour is a no-op.
+    functions: ClassVar = [start_scan, func(scan_batch, keep_result=60)]  # type: ignore[arg-type]
     cron_jobs: ClassVar = [
         cron(
             scheduled_scan,  # type: ignore[arg-type]
