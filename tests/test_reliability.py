@@ -28,7 +28,7 @@ WORKER_ENV = {
     "GITHUB_TOKENS": TOKEN,
     "BATCH_MAX_POINTS": "1",  # many small batches: a scan is many jobs
     "QUERY_MAX_POINTS": "1",
-    "BATCH_TIMEOUT_S": "10",  # a killed worker's batch is retried after 10 + 10 s
+    "BATCH_TIMEOUT_S": "25",  # a killed worker's batch is retried after 25 + 10 s
     "SCAN_CONCURRENCY": "2",
     "LOG_LEVEL": "INFO",
 }
