@@ -19,6 +19,7 @@ __all__ = [
     "OwnerRow",
     "RepoSnapshotRow",
     "RunConflict",
+    "abandon_stale_runs",
     "claim_batch",
     "count_watcher_drops",
     "create_run",
@@ -451,3 +452,27 @@ async def count_watcher_drops(*, session: AsyncSession, day: date) -> tuple[int,
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+async def abandon_stale_runs(*, session: AsyncSession, before: date) -> list[int]:
+    """Runs of days before `before` still `running` (their day is over: what was not
+    scanned then can never be): their pending batches fail with a reason. Returns the
+    ids of the runs, to be finalized by the caller."""
+    await session.execute(
+        text(
+            """
+            UPDATE scan_batches b SET status = 'failed', finished_at = clock_timestamp(),
+                reasons = b.reasons || '["failed: the day ended before this batch ran"]'::jsonb
+            FROM scan_runs r
+            WHERE b.run_id = r.id AND r.status = 'running' AND r.day < :before
+              AND b.status = 'pending'
+            """
+        ),
+        {"before": before},
+    )
+    stale = await session.execute(
+        select(col(ScanRun.id)).where(
+            col(ScanRun.status) == RunStatus.RUNNING, col(ScanRun.day) < before
+        )
+    )
+    return sorted(i for i in stale.scalars().all() if i is not None)

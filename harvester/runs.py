@@ -22,7 +22,15 @@ from harvester.executor import Executor, ScanStats
 from harvester.parse import RepoRow
 from harvester.scan import OwnerOutcome, OwnerTarget, ProgressHook, scan_owners
 
-__all__ = ["BatchReport", "Plan", "fail_batch", "plan_batches", "run_batch", "start_run"]
+__all__ = [
+    "BatchReport",
+    "Plan",
+    "close_stale_runs",
+    "fail_batch",
+    "plan_batches",
+    "run_batch",
+    "start_run",
+]
 
 log = logging.getLogger(__name__)
 SCHEDULED_TRIGGERS = ("cron", "startup", "watchdog")
@@ -180,6 +188,18 @@ async def run_batch(
         stats,
         current.status if current else RunStatus.RUNNING,
     )
+
+
+async def close_stale_runs(engine: AsyncEngine, *, today: date) -> list[int]:
+    """Close the runs of past days that were left running (every worker down, a crashed
+    `starledger scan`): `partial`, their unscanned batches failed with the reason."""
+    async with open_session(engine) as session:
+        stale = await repo.abandon_stale_runs(session=session, before=today)
+        for run_id in stale:
+            await repo.finalize_run(session=session, run_id=run_id)
+    if stale:
+        log.warning("closed %d scan run(s) of past days left running: %s", len(stale), stale)
+    return stale
 
 
 async def fail_batch(engine: AsyncEngine, *, run_id: int, batch_no: int, reason: str) -> None:

@@ -30,7 +30,7 @@ from db.engine import create_engine
 from harvester.errors import ConfigError, RateLimitWait, ScanAlreadyRunning
 from harvester.queue import batch_job_id, enqueue_scan
 from harvester.queue import redis_settings as build_redis_settings
-from harvester.runs import fail_batch, run_batch, start_run
+from harvester.runs import close_stale_runs, fail_batch, run_batch, start_run
 from harvester.service import Harvester, configure_logging, open_harvester
 from harvester.settings import HarvesterSettings, load_settings
 
@@ -155,9 +155,14 @@ async def scheduled_scan(ctx: WorkerContext) -> dict[str, Any]:
 
 
 async def watchdog(ctx: WorkerContext) -> dict[str, Any]:
-    """Resume today's running scan (its batch jobs re-enqueued under the same ids: a
-    no-op for the ones still queued), or start it if SCAN_TIME has passed without one."""
+    """Close runs of past days left running, then resume today's running scan (its batch
+    jobs re-enqueued under the same ids: a no-op for the ones still queued), or start it
+    if SCAN_TIME has passed without one."""
     now = datetime.now(UTC)
+    try:
+        await close_stale_runs(ctx["engine"], today=now.date())
+    except INFRA_ERRORS as exc:
+        raise _retry_later(ctx, "watchdog", exc) from None
     if now.time() < ctx["settings"].scan_time:
         return {"status": "before SCAN_TIME"}
     return await start_scan(ctx, now.date().isoformat(), "watchdog")

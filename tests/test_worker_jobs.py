@@ -3,6 +3,7 @@ fails or times out, leaving the day's run open for good)."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from harvester import worker
 from harvester.runs import start_run
 from harvester.service import open_harvester
 from tests.factories import add_owner
-from tests.helpers import harvester_settings, today
+from tests.helpers import arq_pool, harvester_settings, today
 
 
 @pytest.fixture
@@ -72,3 +73,38 @@ class TestScanBatchJob:
         status, batch, reasons = await run_status(db)
         assert (status, batch) == ("partial", "failed")
         assert reasons == ["failed: not finished within 5 s (raise BATCH_TIMEOUT_S)"]
+
+
+class TestWatchdog:
+    async def test_a_past_day_left_running_is_closed_as_partial(
+        self, db: AsyncEngine, ctx: dict[str, Any]
+    ) -> None:
+        async with db.begin() as connection:
+            await connection.execute(
+                text("UPDATE scan_runs SET day = day - 1")  # yesterday's run, never finished
+            )
+        ctx["settings"] = ctx["harvester"].settings
+        pool = await arq_pool()
+        ctx["redis"] = pool
+        try:
+            await worker.watchdog(ctx)  # type: ignore[arg-type]
+        finally:
+            await pool.aclose()
+        async with db.connect() as connection:
+            runs = (
+                await connection.execute(
+                    text(
+                        "SELECT r.day, r.status, b.status, b.reasons FROM scan_runs r"
+                        " LEFT JOIN scan_batches b ON b.run_id = r.id ORDER BY r.id"
+                    )
+                )
+            ).all()
+        yesterday = today() - timedelta(days=1)
+        assert tuple(runs[0]) == (
+            yesterday,
+            "partial",
+            "failed",
+            ["failed: the day ended before this batch ran"],
+        )
+        # Past SCAN_TIME with no scan today, the watchdog also started today's.
+        assert [(r[0], r[1]) for r in runs[1:]] == [(today(), "running")]
