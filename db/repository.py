@@ -286,22 +286,25 @@ async def mark_repositories_gone(
 async def update_scanned_owners(
     *, session: AsyncSession, owners: Sequence[OwnerRow], day: date
 ) -> None:
-    """Owners seen today: a rename updates login/name; the id and history stay."""
+    """Owners seen today: a rename updates login/name, a new node id is kept; the id
+    and the history stay."""
     if not owners:
         return
     await session.execute(
         text(
             """
-            UPDATE owners o SET login = t.login, name = t.name,
+            UPDATE owners o SET node_id = t.node_id, login = t.login, name = t.name,
                 repo_count = COALESCE(t.repo_count, o.repo_count),
                 last_scanned_on = :day, gone_on = NULL
-            FROM unnest(CAST(:ids AS BIGINT[]), CAST(:logins AS TEXT[]), CAST(:names AS TEXT[]),
-                        CAST(:counts AS INTEGER[])) AS t(id, login, name, repo_count)
+            FROM unnest(CAST(:ids AS BIGINT[]), CAST(:node_ids AS TEXT[]),
+                        CAST(:logins AS TEXT[]), CAST(:names AS TEXT[]),
+                        CAST(:counts AS INTEGER[])) AS t(id, node_id, login, name, repo_count)
             WHERE o.id = t.id
             """
         ),
         {
             "ids": [o.id for o in owners],
+            "node_ids": [o.node_id for o in owners],
             "logins": [o.login for o in owners],
             "names": [o.name for o in owners],
             "counts": [o.repo_count for o in owners],

@@ -10,7 +10,7 @@ failing is split in halves, down to one owner.
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harvester.batching import (
     PAGE_MAX,
@@ -24,6 +24,7 @@ from harvester.batching import (
 from harvester.errors import TransientError
 from harvester.executor import Executor
 from harvester.parse import OwnerIdentity, PageResult, RepoRow, parse_counts, parse_scan
+from harvester.track import resolve_logins
 
 __all__ = ["OwnerOutcome", "OwnerTarget", "scan_owners"]
 
@@ -139,16 +140,16 @@ async def _run_pages(executor: Executor, pages: list[OwnerPage]) -> list[PageRes
     return parse_scan(query, response.data, response.errors)
 
 
-async def scan_owners(
+async def _rounds(
     executor: Executor,
-    targets: Sequence[OwnerTarget],
+    outcomes: dict[int, OwnerOutcome],
+    pending: list[OwnerPage],
     *,
     max_points: int,
-    on_progress: ProgressHook | None = None,
-) -> list[OwnerOutcome]:
-    outcomes = {t.id: OwnerOutcome(t) for t in targets}
-    await _count_pass(executor, outcomes)
-    pending = [_first_page(o) for o in outcomes.values() if not o.missing and o.error is None]
+    on_progress: ProgressHook | None,
+) -> None:
+    """Pack the pending pages into queries, run them, fold the answers in, and go on
+    with the follow-up pages they ask for until none is left."""
     while pending:
         groups = pack_pages(pending, max_points=max_points)
         answers = await asyncio.gather(*(_run_pages(executor, g) for g in groups))
@@ -161,4 +162,50 @@ async def scan_owners(
                     pending.append(follow_up)
         if on_progress is not None:
             on_progress(list(outcomes.values()))
+
+
+async def _relocate(executor: Executor, lost: list[OwnerOutcome]) -> list[OwnerOutcome]:
+    """Owners whose node id did not answer, looked up by login before they are called
+    gone: the same databaseId under a new node id (a user turned into an organization)
+    is the same owner and keeps its history; under the same node id, the miss was
+    GitHub's and the owner is scanned again. Anything else is gone."""
+    try:
+        found = await resolve_logins(executor, [o.target.login for o in lost])
+    except TransientError:
+        return []
+    found_again = []
+    for outcome in lost:
+        identity = found.get(outcome.target.login)
+        if identity is None or identity.id != outcome.target.id:
+            continue
+        if identity.node_id == outcome.target.node_id:
+            executor.stats.note(f"owner {outcome.target.login} was not found, then found")
+        else:
+            executor.stats.note(f"owner {outcome.target.login} has a new node id")
+            outcome.target = replace(outcome.target, node_id=identity.node_id)
+        outcome.identity, outcome.total_count, outcome.missing = identity, None, False
+        found_again.append(outcome)
+    return found_again
+
+
+async def scan_owners(
+    executor: Executor,
+    targets: Sequence[OwnerTarget],
+    *,
+    max_points: int,
+    on_progress: ProgressHook | None = None,
+) -> list[OwnerOutcome]:
+    outcomes = {t.id: OwnerOutcome(t) for t in targets}
+    await _count_pass(executor, outcomes)
+    pending = [_first_page(o) for o in outcomes.values() if not o.missing and o.error is None]
+    await _rounds(executor, outcomes, pending, max_points=max_points, on_progress=on_progress)
+    lost = [o for o in outcomes.values() if o.missing]
+    if lost:
+        moved = await _relocate(executor, lost)
+        pending = [
+            OwnerPage(o.target.id, o.target.node_id, size_first(o.identity.repo_count or 0))
+            for o in moved
+            if o.identity is not None
+        ]
+        await _rounds(executor, outcomes, pending, max_points=max_points, on_progress=on_progress)
     return list(outcomes.values())

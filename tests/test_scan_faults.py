@@ -202,7 +202,7 @@ class TestRateLimits:
 
 class TestPartialAnswers:
     @pytest.mark.parametrize("fault_type", [NotFoundAlias, NullAlias])
-    async def test_a_vanished_alias_marks_only_that_owner_gone(
+    async def test_an_alias_that_vanishes_once_is_looked_up_and_scanned_again(
         self,
         db: AsyncEngine,
         redis: Redis,
@@ -212,9 +212,19 @@ class TestPartialAnswers:
     ) -> None:
         fake.faults.add_rule(fault_type("o0"), operation_is("Scan"), times=1)
         run = await scan_in_process(db, redis, fake, day=DAY, max_points=100)
-        rows = await stored(db, DAY)
+        assert run.status == "done"
+        assert not any(r.startswith("owner gone:") for r in run.reasons)
+        assert any(r.endswith("was not found, then found") for r in run.reasons)
+        assert await stored(db, DAY) == truth(world)
+
+    async def test_an_owner_that_is_really_gone_is_marked_and_the_rest_is_kept(
+        self, db: AsyncEngine, redis: Redis, world: World, fake: FakeGitHub
+    ) -> None:
+        dee = world.owner("dee")
+        world.delete_owner(dee)
+        run = await scan_in_process(db, redis, fake, day=DAY, max_points=100)
         assert run.status == "done"
         gone = [r for r in run.reasons if r.startswith("owner gone:")]
-        assert len(gone) == 1
-        assert rows.items() <= truth(world).items()
-        assert len(rows) < len(truth(world))
+        assert gone == [f"owner gone: dee (id {dee.database_id})"]
+        others = [login for login in (*LOGINS, "org") if login != "dee"]
+        assert await stored(db, DAY) == world.truth(others)

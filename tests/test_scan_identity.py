@@ -152,3 +152,33 @@ class TestWatchersAlarm:
         world.set_counts(min(world.truth()), watchers=0)
         run = await scan_in_process(db, redis, fake, day=DAY2)
         assert not any(r.startswith("ALARM") for r in run.reasons)
+
+
+def give_new_node_id(world: World, login: str) -> str:
+    """What GitHub does when a user is turned into an organization: same databaseId and
+    login, another node id (the fake has no verb for it, so its index is edited)."""
+    owner = world.owner(login)
+    with world.lock:
+        del world._by_node[owner.node_id]
+        owner.node_id = owner.node_id + "x"
+        world._by_node[owner.node_id] = owner
+    return owner.node_id
+
+
+class TestNewNodeId:
+    async def test_an_owner_with_a_new_node_id_keeps_its_id_and_history(
+        self, db: AsyncEngine, redis: Redis, world: World, fake: FakeGitHub
+    ) -> None:
+        owner = world.owner("giver")
+        await scan_in_process(db, redis, fake, day=DAY1)
+        new_node_id = give_new_node_id(world, "giver")
+        world.advance_day()
+        run = await scan_in_process(db, redis, fake, day=DAY2)
+        assert run.status == "done"
+        assert "owner giver has a new node id" in run.reasons
+        assert not any(r.startswith("owner gone") for r in run.reasons)
+        assert await stored(db, DAY2) == world.truth(["renamer", "leaver", "giver", "taker"])
+        row = await one(
+            db, "SELECT node_id, gone_on FROM owners WHERE id = :id", id=owner.database_id
+        )
+        assert tuple(row) == (new_node_id, None)  # type: ignore[arg-type]
