@@ -106,7 +106,7 @@ async def start_run(
             raise ScanAlreadyRunning(str(exc)) from None
         assert run.id is not None
         if not batches:
-            await repo.finalize_run(session=session, run_id=run.id)
+            await _finalize(session, run.id)
         return Plan(run, list(range(len(batches))), created=True, owners=len(owner_ids))
 
 
@@ -174,9 +174,7 @@ async def run_batch(
             )
         report_owners, report_repos = batch.owners, batch.repositories
     async with open_session(engine) as session:
-        closed = await repo.finalize_run(session=session, run_id=run_id)
-        if closed is not None:
-            await _check_watchers(session, closed)
+        await _finalize(session, run_id)
         current = await repo.get_run(session=session, run_id=run_id)
     return BatchReport(
         run_id,
@@ -196,7 +194,7 @@ async def close_stale_runs(engine: AsyncEngine, *, today: date) -> list[int]:
     async with open_session(engine) as session:
         stale = await repo.abandon_stale_runs(session=session, before=today)
         for run_id in stale:
-            await repo.finalize_run(session=session, run_id=run_id)
+            await _finalize(session, run_id)
     if stale:
         log.warning("closed %d scan run(s) of past days left running: %s", len(stale), stale)
     return stale
@@ -215,9 +213,14 @@ async def fail_batch(engine: AsyncEngine, *, run_id: int, batch_no: int, reason:
             figures={"status": BatchStatus.FAILED, "reasons": [f"failed: {reason}"]},
         )
     async with open_session(engine) as session:
-        closed = await repo.finalize_run(session=session, run_id=run_id)
-        if closed is not None:
-            await _check_watchers(session, closed)
+        await _finalize(session, run_id)
+
+
+async def _finalize(session: AsyncSession, run_id: int) -> None:
+    """Close the run if no batch is pending any more, and check what it stored."""
+    closed = await repo.finalize_run(session=session, run_id=run_id)
+    if closed is not None:
+        await _check_watchers(session, closed)
 
 
 async def _check_watchers(session: AsyncSession, run: ScanRun) -> None:

@@ -83,9 +83,11 @@ async def _count_pass(executor: Executor, outcomes: dict[int, OwnerOutcome]) -> 
 
 
 def _first_page(outcome: OwnerOutcome) -> OwnerPage:
-    count = outcome.target.repo_count
+    """Sized from the freshest count known: this scan's (count pass, login lookup), else
+    the last scan's."""
+    count = outcome.total_count
     if count is None:
-        count = outcome.total_count or 0
+        count = outcome.target.repo_count or 0
     return OwnerPage(outcome.target.id, outcome.target.node_id, size_first(count))
 
 
@@ -183,7 +185,8 @@ async def _relocate(executor: Executor, lost: list[OwnerOutcome]) -> list[OwnerO
         else:
             executor.stats.note(f"owner {outcome.target.login} has a new node id")
             outcome.target = replace(outcome.target, node_id=identity.node_id)
-        outcome.identity, outcome.total_count, outcome.missing = identity, None, False
+        outcome.identity, outcome.total_count = identity, identity.repo_count
+        outcome.missing = False
         found_again.append(outcome)
     return found_again
 
@@ -201,11 +204,6 @@ async def scan_owners(
     await _rounds(executor, outcomes, pending, max_points=max_points, on_progress=on_progress)
     lost = [o for o in outcomes.values() if o.missing]
     if lost:
-        moved = await _relocate(executor, lost)
-        pending = [
-            OwnerPage(o.target.id, o.target.node_id, size_first(o.identity.repo_count or 0))
-            for o in moved
-            if o.identity is not None
-        ]
+        pending = [_first_page(o) for o in await _relocate(executor, lost)]
         await _rounds(executor, outcomes, pending, max_points=max_points, on_progress=on_progress)
     return list(outcomes.values())
