@@ -21,7 +21,13 @@ def redis_settings(url: str) -> RedisSettings:
     settings.conn_retry_delay = 2
     settings.retry_on_timeout = True
     settings.retry_on_error = [RedisConnectionError, RedisTimeoutError]
-    settings.retry = Retry(ExponentialBackoff(cap=5.0, base=0.25), retries=30)
+    # OSError too: while Redis is down, opening a connection fails with
+    # ConnectionRefusedError, which redis-py's default retry does not catch.
+    settings.retry = Retry(
+        ExponentialBackoff(cap=5.0, base=0.25),
+        retries=30,
+        supported_errors=(RedisConnectionError, RedisTimeoutError, OSError),  # type: ignore[arg-type]
+    )
     return settings
 
 

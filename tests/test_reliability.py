@@ -233,9 +233,11 @@ class TestProcessFaults:
         assert all("batch" in w.output() for w in workers)
 
 
-def restart_redis() -> None:
-    """Restart the real Redis the way CI starts it (it keeps nothing on disk)."""
+def restart_redis(down_s: float = 3.0) -> None:
+    """Restart the real Redis the way CI starts it (it keeps nothing on disk), after
+    `down_s` without it: long enough for the workers to need a connection meanwhile."""
     subprocess.run(["redis-cli", "shutdown", "nosave"], capture_output=True, check=False)
+    time.sleep(down_s)
     subprocess.run(
         [
             "redis-server",
